@@ -7,26 +7,38 @@ import "encoding/base64"
 // one accepted encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
-// b64Alphabet[c] is true for the 64 characters of the base64url alphabet.
-// Go's decoder silently skips '\r' and '\n'; checking the alphabet first
-// closes that gap (and rejects '=', '+', '/' and whitespace).
-var b64Alphabet = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
+// b64Value[c] is the 6-bit value of a base64url character plus one, or 0
+// for a character outside the alphabet. Go's decoder silently skips '\r'
+// and '\n'; checking the alphabet first closes that gap (and rejects '=',
+// '+', '/' and whitespace).
+var b64Value = func() (t [256]byte) {
+	for i, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = byte(i) + 1
 	}
 	return t
 }()
 
-// validB64 reports whether s consists only of base64url characters and has
-// a length that an unpadded encoding can have.
+// validB64 reports whether s is canonical unpadded base64url: alphabet only,
+// a possible length, and zero unused bits in the last character, so that
+// every byte string has exactly one accepted encoding. It does not decode.
 func validB64[T string | []byte](s T) bool {
 	if len(s)%4 == 1 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !b64Alphabet[s[i]] {
+		if b64Value[s[i]] == 0 {
 			return false
 		}
+	}
+	if len(s) == 0 {
+		return true
+	}
+	last := b64Value[s[len(s)-1]] - 1
+	switch len(s) % 4 {
+	case 2:
+		return last&0x0F == 0
+	case 3:
+		return last&0x03 == 0
 	}
 	return true
 }

@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"unicode/utf16"
@@ -591,8 +592,17 @@ func (m *member) numericDate() (float64, error) {
 	if m.kind != kindNumber {
 		return 0, errorf(ClaimsInvalid, "%s must be a JSON number, not %s", quote(m.name), m.kind)
 	}
+	if bytes.IndexAny(m.raw, ".eE") < 0 {
+		// An integer literal: check it exactly; a float64 would round
+		// 2^53+1 down to 2^53.
+		i, err := strconv.ParseInt(string(m.raw), 10, 64)
+		if err != nil || i > maxSafeInteger || i < -maxSafeInteger {
+			return 0, errorf(ClaimsInvalid, "%s is out of range", quote(m.name))
+		}
+		return float64(i), nil
+	}
 	f, err := strconv.ParseFloat(string(m.raw), 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || math.Abs(f) > maxSafeInteger {
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || math.Abs(f) >= maxSafeInteger {
 		return 0, errorf(ClaimsInvalid, "%s is out of range", quote(m.name))
 	}
 	return f, nil
