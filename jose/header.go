@@ -36,6 +36,9 @@ type Header struct {
 
 	members []member
 	hasB64  bool
+	// inline holds the members of a typical header without a separate
+	// allocation.
+	inline [8]member
 }
 
 // registeredJWS lists the header parameters registered by RFC 7515 §4.1 and
@@ -97,11 +100,12 @@ func (h *Header) ParamString(name string) (v string, ok bool) {
 // crit's shape, and b64; it does not check whether crit names are
 // understood, which depends on the verifier's policy (see checkCrit).
 func (h *Header) parse(raw []byte) error {
-	members, err := parseObject(raw, "protected header")
+	*h = Header{Raw: raw, B64: true}
+	members, err := parseObjectInto(raw, "protected header", h.inline[:0])
 	if err != nil {
 		return err
 	}
-	*h = Header{Raw: raw, B64: true, members: members}
+	h.members = members
 	if err := checkCaseVariants(members, "protected header"); err != nil {
 		return err
 	}

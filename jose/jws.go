@@ -39,6 +39,11 @@ type JWS struct {
 	b64        bool
 	contiguous bool // parsed compact: signing input is a prefix of the input
 	sigs       []sigEntry
+	// For a compact JWS parsed inside Verify: room to decode the payload
+	// into and a result to fill, allocated together with the JWS. Used only
+	// by the Verify call that parsed it.
+	scratch []byte
+	res     *Verified
 }
 
 type sigEntry struct {
@@ -158,19 +163,21 @@ func parseCompact(data []byte, lim Limits) (*JWS, error) {
 	if len(hSeg) == 0 {
 		return nil, errorf(Malformed, "protected header is empty")
 	}
-	// One allocation for the JWS, its one signature entry, and the decoded
-	// header and signature bytes.
+	// One allocation for the JWS, its signature entry and a result slot,
+	// and one for the decoded header, signature and payload bytes.
 	type compactJWS struct {
 		JWS
 		one [1]sigEntry
+		res Verified
 	}
 	c := &compactJWS{}
 	j := &c.JWS
 	j.form = Compact
 	j.contiguous = true
 	j.sigs = c.one[:]
+	j.res = &c.res
 	e := &j.sigs[0]
-	buf := make([]byte, b64.DecodedLen(len(hSeg))+b64.DecodedLen(len(sSeg)))
+	buf := make([]byte, b64.DecodedLen(len(hSeg))+b64.DecodedLen(len(sSeg))+b64.DecodedLen(len(pSeg)))
 	hdr, err := decodeB64Into(buf, hSeg, "protected header")
 	if err != nil {
 		return nil, err
@@ -187,6 +194,7 @@ func parseCompact(data []byte, lim Limits) (*JWS, error) {
 	}
 	e.protectedB64 = hSeg
 	e.sig = sig
+	j.scratch = buf[len(hdr)+len(sig):]
 	j.b64 = e.header.B64
 	switch {
 	case len(pSeg) == 0:

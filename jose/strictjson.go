@@ -69,12 +69,18 @@ func (s *jsonScanner) skipSpace() {
 // parseObject parses data as one JSON object and returns its members in
 // order. what names the document in error details.
 func parseObject(data []byte, what string) ([]member, error) {
+	return parseObjectInto(data, what, nil)
+}
+
+// parseObjectInto is parseObject appending to buf[:0], so that a caller can
+// supply inline storage and avoid an allocation on the hot path.
+func parseObjectInto(data []byte, what string, buf []member) ([]member, error) {
 	s := jsonScanner{data: data}
 	s.skipSpace()
 	if s.pos >= len(data) || data[s.pos] != '{' {
 		return nil, jsonErr("%s is not a JSON object", what)
 	}
-	members, err := s.object(0, true)
+	members, err := s.objectInto(0, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -287,14 +293,26 @@ func (s *jsonScanner) array(depth int) error {
 // object parses an object. When collect is true the members are returned;
 // otherwise only validated. Duplicate names are rejected either way.
 func (s *jsonScanner) object(depth int, collect bool) ([]member, error) {
+	if !collect {
+		return s.objectMembers(depth, false, nil)
+	}
+	return s.objectMembers(depth, true, make([]member, 0, 8))
+}
+
+// objectInto parses an object, appending its members to buf[:0] (or a new
+// slice when buf is nil).
+func (s *jsonScanner) objectInto(depth int, buf []member) ([]member, error) {
+	if buf == nil {
+		buf = make([]member, 0, 8)
+	}
+	return s.objectMembers(depth, true, buf[:0])
+}
+
+func (s *jsonScanner) objectMembers(depth int, collect bool, members []member) ([]member, error) {
 	if depth >= maxJSONDepth {
 		return nil, jsonErr("nesting deeper than %d", maxJSONDepth)
 	}
 	s.pos++ // '{'
-	var members []member
-	if collect {
-		members = make([]member, 0, 8)
-	}
 	var names nameSet
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {

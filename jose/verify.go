@@ -104,7 +104,8 @@ func NewVerifier(p Policy) (*Verifier, error) {
 // was integrity-protected by a signature that verified, except Unprotected.
 type Verified struct {
 	Form Form
-	// Payload is the exact payload bytes that were signed.
+	// Payload is the exact payload bytes that were signed. For b64:false
+	// it may share memory with the input given to Verify.
 	Payload []byte
 	// Signatures holds one entry per verified signature (one for compact and
 	// flattened; with SelectKid, the selected one).
@@ -144,7 +145,7 @@ func (v *Verifier) Verify(ctx context.Context, data []byte) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.verify(ctx, j, nil, false)
+	return v.verify(ctx, j, nil, false, true)
 }
 
 // VerifyDetached verifies a JWS whose payload travels separately (RFC 7515
@@ -158,16 +159,18 @@ func (v *Verifier) VerifyDetached(ctx context.Context, data, payload []byte) (*V
 	if err != nil {
 		return nil, err
 	}
-	return v.verify(ctx, j, payload, true)
+	return v.verify(ctx, j, payload, true, true)
 }
 
 // VerifyParsed verifies an already parsed JWS. detached reports whether
 // payload is a detached payload to use.
 func (v *Verifier) VerifyParsed(ctx context.Context, j *JWS, payload []byte, detached bool) (*Verified, error) {
-	return v.verify(ctx, j, payload, detached)
+	return v.verify(ctx, j, payload, detached, false)
 }
 
-func (v *Verifier) verify(ctx context.Context, j *JWS, payload []byte, hasDetached bool) (*Verified, error) {
+// verify checks j. fresh is true when j was parsed by this call, so its
+// preallocated result and payload room may be used.
+func (v *Verifier) verify(ctx context.Context, j *JWS, payload []byte, hasDetached, fresh bool) (*Verified, error) {
 	switch {
 	case hasDetached && !j.detached:
 		return nil, errorf(PayloadMismatch, "a detached payload was given, but the JWS carries its own")
@@ -199,7 +202,11 @@ func (v *Verifier) verify(ctx context.Context, j *JWS, payload []byte, hasDetach
 		}
 	}
 
-	res := &Verified{Form: j.form}
+	res := j.res
+	if !fresh || res == nil {
+		res = &Verified{}
+	}
+	res.Form = j.form
 	if len(j.sigs) == 1 || selected >= 0 {
 		res.Signatures = res.one[:]
 	} else {
@@ -225,7 +232,13 @@ func (v *Verifier) verify(ctx context.Context, j *JWS, payload []byte, hasDetach
 			res.Payload = []byte{}
 		}
 	case j.b64:
-		p, err := decodeB64(j.payloadSeg, "payload")
+		var p []byte
+		var err error
+		if fresh && cap(j.scratch) >= b64.DecodedLen(len(j.payloadSeg)) {
+			p, err = decodeB64Into(j.scratch[:cap(j.scratch)], j.payloadSeg, "payload")
+		} else {
+			p, err = decodeB64(j.payloadSeg, "payload")
+		}
 		if err != nil {
 			return nil, err
 		}
