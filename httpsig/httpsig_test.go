@@ -551,3 +551,27 @@ func TestReplayRace(t *testing.T) {
 func redisClient(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 }
+
+// TestEBANXEmptyBodyNotReplay: every empty-body EBANX request of one key
+// carries the same signature (RS256 over the empty body), so the scheme
+// cannot tell a replay from a new GET; such requests are not claimed.
+func TestEBANXEmptyBodyNotReplay(t *testing.T) {
+	var f fixture
+	for _, x := range fixtures(t) {
+		if x.name == "ebanx" {
+			f = x
+		}
+	}
+	s := newServer(t, f, options{})
+	c := client(f, &recorder{})
+	for range 2 {
+		resp, err := c.Get(s.URL + "/v1/payments/123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}

@@ -325,8 +325,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Path: msg.Path, Query: msg.RawQuery, Message: msg,
 	}
 	res, retryAfter, err := m.verify(r.Context(), partner, parsed)
-	if err == nil {
-		// 7. Replay.
+	if err == nil && res.ReplayID != "" {
+		// 7. Replay. (An empty ReplayID means the scheme gives nothing to
+		// tell a replay from a new request: EBANX's empty-body requests.)
 		ttl := res.ReplayUntil.Sub(m.cfg.Clock())
 		if ttl < time.Second {
 			ttl = time.Second

@@ -3,6 +3,7 @@ package profile
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -87,6 +88,29 @@ func (d *detached) verify(ctx context.Context, p *Parsed) (*Result, *jose.Verifi
 		SignatureValue:  p.SignatureValue,
 		ReplayID:        signatureReplayID(p.SignatureValue),
 	}, ver, nil
+}
+
+// refuseB64 rejects a header carrying "b64": the scheme signs an ordinary
+// base64url payload and never uses RFC 7797.
+func refuseB64(p *Parsed, err error) (*Parsed, error) {
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := p.Header().Param("b64"); ok {
+		return nil, errorf(jose.HeaderInvalid, "this scheme does not use b64")
+	}
+	return p, nil
+}
+
+// rsaBits returns the modulus size of an RSA signing key, or 0.
+func rsaBits(k *jose.SigningKey) int {
+	if k == nil || k.Signer == nil {
+		return 0
+	}
+	if pub, ok := k.Signer.Public().(*rsa.PublicKey); ok {
+		return pub.N.BitLen()
+	}
+	return 0
 }
 
 // requireCrit checks that crit lists every name in need.

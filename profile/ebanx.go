@@ -22,9 +22,14 @@ const ebanxHeader = "X-JWS-Signature"
 
 func (EBANX) Name() string { return "ebanx" }
 
-func (EBANX) Sign(m *Message, s *Signer) (*Signature, error) {
+func (p EBANX) minBits() int { return max(p.MinRSABits, 4096) }
+
+func (p EBANX) Sign(m *Message, s *Signer) (*Signature, error) {
 	if s.Key == nil || s.Key.Alg != jose.RS256 {
 		return nil, errorf(jose.KeyRejected, "EBANX signs with RS256; the key is for %s", keyAlg(s))
+	}
+	if bits := p.minBits(); rsaBits(s.Key) < bits {
+		return nil, errorf(jose.KeyRejected, "EBANX requires an RSA key of at least %d bits", bits)
 	}
 	j, err := jose.Sign(m.Body, jose.SignOptions{Detached: true, Unencoded: true}, s.Key)
 	if err != nil {
@@ -40,10 +45,7 @@ func (EBANX) Sign(m *Message, s *Signer) (*Signature, error) {
 }
 
 func (p EBANX) NewVerifier(t Trust) (Verifier, error) {
-	bits := p.MinRSABits
-	if bits < 4096 {
-		bits = 4096
-	}
+	bits := p.minBits()
 	d, err := newDetached("ebanx", ebanxHeader, &t, jose.Policy{
 		Algs:      []jose.Alg{jose.RS256},
 		KeyPolicy: jose.KeyPolicy{MinRSABits: bits},
@@ -65,6 +67,15 @@ func (v *ebanxVerifier) Verify(ctx context.Context, p *Parsed) (*Result, error) 
 	res, _, err := v.d.verify(ctx, p)
 	if err != nil {
 		return nil, err
+	}
+	if len(p.Message.Body) == 0 {
+		// RS256 is deterministic and EBANX signs only the body: every
+		// empty-body request of a merchant key carries the same signature.
+		// Claiming it would refuse every GET after the first; the scheme
+		// gives nothing to tell a replay from a new request, so none is
+		// claimed (ReplayID empty). See SCHEMES.md.
+		res.ReplayID = ""
+		return res, nil
 	}
 	res.ReplayUntil = v.t.clock()().Add(v.t.replayWindow())
 	return res, nil

@@ -148,7 +148,9 @@ type genericVerifier struct {
 	v *jose.Verifier
 }
 
-func (v *genericVerifier) Parse(m *Message) (*Parsed, error) {
+func (v *genericVerifier) Parse(m *Message) (*Parsed, error) { return refuseB64(v.parse(m)) }
+
+func (v *genericVerifier) parse(m *Message) (*Parsed, error) {
 	if v.p.Header != "" {
 		value, err := oneHeader(m.Header, v.p.Header)
 		if err != nil {

@@ -43,6 +43,9 @@ func (p InComm) Sign(m *Message, s *Signer) (*Signature, error) {
 	if s.Key == nil || s.Key.Alg != jose.PS512 {
 		return nil, errorf(jose.KeyRejected, "InComm signs with PS512; the key is for %s", keyAlg(s))
 	}
+	if bits := p.minBits(); rsaBits(s.Key) < bits {
+		return nil, errorf(jose.KeyRejected, "InComm requires an RSA key of at least %d bits", bits)
+	}
 	if m.Method != strings.ToUpper(m.Method) {
 		return nil, errorf(jose.Malformed, "method %q must be upper case", m.Method)
 	}
@@ -79,6 +82,8 @@ func (p InComm) Sign(m *Message, s *Signer) (*Signature, error) {
 	return &Signature{Header: h}, nil
 }
 
+func (p InComm) minBits() int { return max(p.MinRSABits, 3072) }
+
 func keyAlg(s *Signer) string {
 	if s == nil || s.Key == nil {
 		return "(no key)"
@@ -87,10 +92,7 @@ func keyAlg(s *Signer) string {
 }
 
 func (p InComm) NewVerifier(t Trust) (Verifier, error) {
-	bits := p.MinRSABits
-	if bits < 3072 {
-		bits = 3072
-	}
+	bits := p.minBits()
 	// iat and exp may be listed in crit or not (SCHEMES.md: crit is the
 	// three http-* names, "plus iat/exp allowed"). The JOSE core refuses a
 	// name it is told to understand when that name is present but not
@@ -143,7 +145,7 @@ func (v *incommVerifier) Parse(m *Message) (*Parsed, error) {
 	if !strings.EqualFold(auth, incommAuthorization) {
 		return nil, errorf(HeaderMissing, "Authorization must be %s", incommAuthorization)
 	}
-	return v.d[0].parse(m)
+	return refuseB64(v.d[0].parse(m))
 }
 
 func (v *incommVerifier) Verify(ctx context.Context, p *Parsed) (*Result, error) {

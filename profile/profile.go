@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nonrep/nonrep/jose"
@@ -46,12 +47,19 @@ type Message struct {
 }
 
 // FromRequest returns the Message for r with the given body bytes. It does
-// not read r.Body.
+// not read r.Body. On a server request the path is taken from
+// r.RequestURI, exactly as received: r.URL.EscapedPath re-encodes
+// characters such as '{', '|', '^' or raw UTF-8 that a client may send
+// unencoded, and the signer signed what it sent.
 func FromRequest(r *http.Request, body []byte) *Message {
+	path := r.URL.EscapedPath()
+	if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
+		path = p
+	}
 	return &Message{
 		Method:   r.Method,
 		Host:     r.Host,
-		Path:     r.URL.EscapedPath(),
+		Path:     path,
 		RawQuery: r.URL.RawQuery,
 		Header:   r.Header,
 		Body:     body,
@@ -123,7 +131,8 @@ type Trust struct {
 	// partners send: InComm without iat/exp, Swift without nbf.
 	Lenient bool
 	// Audience is what Swift response integrity tokens must carry as aud
-	// (the client's certificate DN); ignored elsewhere.
+	// (the client's certificate DN) and, when set, what Generic tokens'
+	// aud must contain; ignored elsewhere.
 	Audience string
 	// Limits caps sizes (defaults: jose's).
 	Limits jose.Limits

@@ -193,6 +193,9 @@ func parseSwiftToken(h http.Header, name string, lim jose.Limits) (string, *jose
 	if j.Detached() {
 		return "", nil, errorf(jose.PayloadMismatch, "the %s JWT must carry its claims", name)
 	}
+	if _, ok := j.Header(0).Param("b64"); ok {
+		return "", nil, errorf(jose.HeaderInvalid, "a Swift JWT does not use b64")
+	}
 	if len(j.Header(0).X5C) == 0 {
 		return "", nil, errorf(jose.HeaderInvalid, "the %s header has no x5c certificate chain", name)
 	}
@@ -268,6 +271,9 @@ func (v *swiftVerifier) Verify(ctx context.Context, p *Parsed) (*Result, error) 
 	}
 	c := ver.Claims
 	m := p.Message
+	if len(c.Audience) == 0 {
+		return nil, errorf(jose.ClaimMissing, "aud is missing")
+	}
 	if len(c.Audience) != 1 {
 		return nil, errorf(jose.AudienceMismatch, "aud must be one value")
 	}
