@@ -113,6 +113,15 @@ func rsaBits(k *jose.SigningKey) int {
 	return 0
 }
 
+// requireKid refuses to sign with a key that has no kid for schemes whose
+// verifiers require one.
+func requireKid(s *Signer, scheme string) error {
+	if s.Key != nil && s.Key.Kid == "" {
+		return errorf(jose.KeyRejected, "%s needs a key with a kid", scheme)
+	}
+	return nil
+}
+
 // requireCrit checks that crit lists every name in need.
 func requireCrit(h *jose.Header, need ...string) error {
 	for _, n := range need {

@@ -28,6 +28,9 @@ func (p EBANX) Sign(m *Message, s *Signer) (*Signature, error) {
 	if s.Key == nil || s.Key.Alg != jose.RS256 {
 		return nil, errorf(jose.KeyRejected, "EBANX signs with RS256; the key is for %s", keyAlg(s))
 	}
+	if err := requireKid(s, "EBANX"); err != nil {
+		return nil, err
+	}
 	if bits := p.minBits(); rsaBits(s.Key) < bits {
 		return nil, errorf(jose.KeyRejected, "EBANX requires an RSA key of at least %d bits", bits)
 	}

@@ -43,6 +43,9 @@ func (p InComm) Sign(m *Message, s *Signer) (*Signature, error) {
 	if s.Key == nil || s.Key.Alg != jose.PS512 {
 		return nil, errorf(jose.KeyRejected, "InComm signs with PS512; the key is for %s", keyAlg(s))
 	}
+	if err := requireKid(s, "InComm"); err != nil {
+		return nil, err
+	}
 	if bits := p.minBits(); rsaBits(s.Key) < bits {
 		return nil, errorf(jose.KeyRejected, "InComm requires an RSA key of at least %d bits", bits)
 	}

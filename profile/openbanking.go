@@ -63,6 +63,9 @@ func (p OpenBanking) Sign(m *Message, s *Signer) (*Signature, error) {
 	if s.Key == nil || s.Key.Alg != jose.PS256 {
 		return nil, errorf(jose.KeyRejected, "Open Banking signs with PS256; the key is for %s", keyAlg(s))
 	}
+	if err := requireKid(s, "Open Banking"); err != nil {
+		return nil, err
+	}
 	if p.Issuer == "" {
 		return nil, errorf(jose.PolicyInvalid, "Open Banking signing needs an Issuer (iss)")
 	}

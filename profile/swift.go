@@ -53,8 +53,8 @@ func SwiftDigest(body []byte) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// SwiftAudience is the aud of a request: host (without a default port),
-// path, and "?query" when there is one.
+// SwiftAudience is the aud of a request: host (without ":443", Swift APIs
+// being HTTPS only), path, and "?query" when there is one.
 func SwiftAudience(host, path, rawQuery string) string {
 	host = strings.TrimSuffix(host, ":443")
 	if rawQuery != "" {
@@ -64,8 +64,9 @@ func SwiftAudience(host, path, rawQuery string) string {
 }
 
 // IntegrityDigest is the digest claim of X-SWIFT-Integrity: lower-case hex
-// SHA-256 of the RFC 8785 canonical form of the JSON body. An empty body
-// digests as the empty string.
+// SHA-256 of the RFC 8785 canonical form of the JSON body. An empty (or
+// all-whitespace) body has no JSON to canonicalize; its digest is the
+// SHA-256 of zero bytes.
 func IntegrityDigest(body []byte) (string, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		h := sha256.Sum256(nil)

@@ -84,10 +84,16 @@ type command struct {
 
 var commands []*command
 
+// registerCommand adds a command from its own file's init (keys,
+// evidence, serve, …); they are listed after the core commands.
+func registerCommand(c *command) { commands = append(commands, c) }
+
 func init() {
-	commands = []*command{
-		keygenCmd, jwksCmd, signCmd, verifyCmd, inspectCmd, versionCmd,
-	}
+	// Other files' init functions may have run first: keep theirs after.
+	commands = append([]*command{
+		keygenCmd, jwksCmd, signCmd, verifyCmd, inspectCmd,
+		requestCmd, diagnoseCmd, versionCmd,
+	}, commands...)
 }
 
 func lookup(name string) *command {
@@ -125,6 +131,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, c.usage)
 		return exitOK
+	}
+	if errors.As(err, new(errRejectedReported)) {
+		return exitRejected // the command printed why on standard output
 	}
 	if err != nil {
 		return report(stderr, err)
