@@ -250,6 +250,10 @@ func parseRSAJWK(field func(string) ([]byte, error), has func(string) bool) (any
 		if err != nil {
 			return nil, err
 		}
+		// RFC 7518 §6.3.2: Base64urlUInt, the minimum number of octets.
+		if len(b) == 0 || b[0] == 0 {
+			return nil, errorf(KeyRejected, "RSA private member %q is empty or has leading zero octets", name)
+		}
 		vals[i] = new(big.Int).SetBytes(b)
 	}
 	key := &rsa.PrivateKey{PublicKey: *pub, D: vals[0], Primes: []*big.Int{vals[1], vals[2]}}

@@ -396,6 +396,11 @@ func (j *JWS) CompactBytes() ([]byte, error) {
 		return nil, errorf(PolicyInvalid, "compact serialization needs exactly one signature, have %d", len(j.sigs))
 	}
 	e := &j.sigs[0]
+	if e.protectedB64 == nil {
+		// A JSON signature without "protected" would give ".payload.sig",
+		// which no compact parser accepts.
+		return nil, errorf(PolicyInvalid, "compact serialization needs a protected header")
+	}
 	if e.unprotected != nil {
 		return nil, errorf(PolicyInvalid, "compact serialization cannot carry an unprotected header")
 	}
