@@ -136,6 +136,9 @@ type Outcome struct {
 	Code jose.Code
 	// Detected is true when a rejection was let through (detection mode).
 	Detected bool
+	// Ref is set by Config.Record to the id of the evidence record, so
+	// that the handler can refer to it (OutcomeFromContext).
+	Ref string
 }
 
 // Config configures the middleware. Its zero value, plus an Identifier and
@@ -166,6 +169,16 @@ type Config struct {
 }
 
 type verifiedKey struct{}
+
+type outcomeKey struct{}
+
+// OutcomeFromContext returns the outcome of the request's verification:
+// for every request that reaches the handler, verified or let through in
+// detection mode.
+func OutcomeFromContext(ctx context.Context) (*Outcome, bool) {
+	o, ok := ctx.Value(outcomeKey{}).(*Outcome)
+	return o, ok
+}
 
 // Verified is what the handler finds in the request context.
 type Verified struct {
@@ -364,7 +377,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// 9. Handler.
-	ctx := r.Context()
+	ctx := context.WithValue(r.Context(), outcomeKey{}, o)
 	if o.Err == nil {
 		ctx = context.WithValue(ctx, verifiedKey{}, &Verified{Partner: partner.Name, Result: res})
 	}
