@@ -8,23 +8,33 @@ import (
 
 var jwksCmd = &command{
 	name:    "jwks",
-	summary: "print the public JWK Set of key files",
+	summary: "print the public JWK Set of key files, or fetch a partner's",
 	usage: `Usage: nonrep jwks KEY...
+       nonrep jwks fetch [flags] URL
 
-Prints {"keys":[…]} with the public part of every KEY, as one line. A KEY is
-a JWK file (private or public) or a PEM file (PUBLIC KEY, PRIVATE KEY,
-CERTIFICATE, RSA/EC legacy forms). Private members are never printed.
+The first form prints {"keys":[…]} with the public part of every KEY, as
+one line. A KEY is a JWK file (private or public) or a PEM file (PUBLIC
+KEY, PRIVATE KEY, CERTIFICATE, RSA/EC legacy forms). Private members are
+never printed.
 A key given twice (say, as its private and its public file) is listed once.
 Secret (oct) keys have no public part and are refused, as are two different
 keys with the same kid.
 
+The second form fetches a partner's JWKS from URL and prints a verdict
+per key; see "nonrep jwks fetch --help". (A key file named "fetch" is
+given as ./fetch.)
+
 Example:
   nonrep jwks partner-2026.jwk partner-2027.jwk > partner.jwks
+  nonrep jwks fetch https://partner.example/.well-known/jwks.json
 `,
 	run: runJWKS,
 }
 
 func runJWKS(e *env, args []string) error {
+	if len(args) > 0 && args[0] == "fetch" {
+		return runJWKSFetch(e, args[1:])
+	}
 	fs := newFlagSet("jwks")
 	if err := parseFlags(fs, "jwks", args, true); err != nil {
 		return err
