@@ -5,8 +5,10 @@ package problem
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/profile"
@@ -67,8 +69,34 @@ var status = map[jose.Code]int{
 	Internal:            http.StatusInternalServerError,
 }
 
+var (
+	mu         sync.RWMutex
+	registered []jose.Code
+)
+
+// Register gives codes defined by another package (keys, evidence, txsign,
+// the server) their HTTP status. Packages call it from init; registering a
+// code twice with different statuses panics, as that is a programming
+// error.
+func Register(st int, codes ...jose.Code) {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range codes {
+		if old, ok := status[c]; ok {
+			if old != st {
+				panic(fmt.Sprintf("problem: code %s registered with status %d and %d", c, old, st))
+			}
+			continue
+		}
+		status[c] = st
+		registered = append(registered, c)
+	}
+}
+
 // Status returns the HTTP status for code; unknown codes are 500.
 func Status(code jose.Code) int {
+	mu.RLock()
+	defer mu.RUnlock()
 	if s, ok := status[code]; ok {
 		return s
 	}
@@ -76,17 +104,26 @@ func Status(code jose.Code) int {
 }
 
 // Codes returns every code the HTTP layer can answer with: the JOSE core's,
-// the profiles', the replay store's and this package's.
+// the profiles', the replay store's, this package's, then the registered
+// ones in registration order.
 func Codes() []jose.Code {
 	var out []jose.Code
 	out = append(out, jose.Codes()...)
 	out = append(out, profile.Codes()...)
 	out = append(out, replay.Codes()...)
-	return append(out, PartnerUnknown, RateLimited, Overloaded, EvidenceUnavailable, Internal)
+	out = append(out, PartnerUnknown, RateLimited, Overloaded, EvidenceUnavailable, Internal)
+	mu.RLock()
+	defer mu.RUnlock()
+	return append(out, registered...)
 }
 
 // Known reports whether code has a status of its own.
-func Known(code jose.Code) bool { _, ok := status[code]; return ok }
+func Known(code jose.Code) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	_, ok := status[code]
+	return ok
+}
 
 // ContentType is the RFC 9457 media type.
 const ContentType = "application/problem+json"
