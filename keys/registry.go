@@ -519,3 +519,37 @@ func (r *Registry) Rotate(ctx context.Context, newKid, actor string) (*Plan, err
 		}
 	}
 }
+
+// Bootstrap adds the first key of a purpose and makes it active at once.
+// Waiting out the JWKS max-age protects caches that hold an older set; a
+// purpose that has never had a key has no such caches: nobody can be
+// verifying signatures of it yet, and a verifier meeting the new kid
+// fetches our JWKS. Any existing key of the purpose, in any state, makes
+// Bootstrap refuse with TransitionInvalid: rotate instead.
+func (r *Registry) Bootstrap(ctx context.Context, nk NewKey) (*Key, error) {
+	purpose := nk.Purpose
+	if purpose == "" {
+		purpose = DefaultPurpose
+	}
+	all, err := r.cfg.Store.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range all {
+		if k.Purpose == purpose {
+			return nil, errorf(TransitionInvalid, "purpose %s already has key %s (%s): rotate instead of bootstrapping", quote(purpose), quote(k.Kid), k.State)
+		}
+	}
+	k, err := r.Add(ctx, nk)
+	if err != nil {
+		return nil, err
+	}
+	reason := nk.Reason
+	if reason == "" {
+		reason = "bootstrap: first key of the purpose"
+	}
+	if err := r.cfg.Store.Apply(ctx, Transition{Kid: k.Kid, From: Pending, To: Active, At: r.Now(), Actor: nk.Actor, Reason: reason}); err != nil {
+		return nil, err
+	}
+	return r.cfg.Store.Key(ctx, k.Kid)
+}
