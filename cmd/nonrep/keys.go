@@ -20,8 +20,9 @@ import (
 
 func init() { registerCommand(keysCmd) }
 
-// defaultStore is the registry used without --store or $NONREP_STORE.
-const defaultStore = "nonrep-keys.db"
+// defaultStore is the registry used without --store or $NONREP_STORE: the
+// one nonrep serve uses on embedded defaults.
+const defaultStore = "nonrep-data/keys.db"
 
 var keysCmd = &command{
 	name:    "keys",
