@@ -10,7 +10,10 @@ func mainUsage() string {
 	var b strings.Builder
 	b.WriteString(`Usage: nonrep COMMAND [flags]
 
-nonrep signs and verifies JOSE messages (JWS, JWK, JWT) for financial APIs.
+nonrep gives financial APIs cryptographic non-repudiation: it signs and
+verifies JOSE messages and partners' signed HTTP requests (InComm, EBANX,
+Swift, Open Banking, Generic), keeps tamper-evident evidence, manages keys,
+and runs a verifying gateway ("nonrep serve").
 
 Commands:
 `)
@@ -25,7 +28,8 @@ Exit status: 0 success; 1 verification rejected or signing refused by a
 rule; 2 usage or I/O error. Failures print one line
 "nonrep: error: CODE: message", sometimes followed by "nonrep: hint: ...".
 
-Example:
+Examples:
+  nonrep serve        # the gateway on embedded defaults; prints how to use it
   nonrep keygen --alg ES256 --out demo.jwk > demo.pub.jwk
   echo '{"amount":"1240.00","currency":"EUR"}' | nonrep sign --key demo.jwk | nonrep verify --key demo.pub.jwk
 `)
