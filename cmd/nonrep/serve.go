@@ -103,7 +103,8 @@ func runServe(e *env, args []string) error {
 	if err != nil {
 		return joseErr(err, "signing", "")
 	}
-	srv, err := server.New(ctx, cfg, server.Options{Logger: loggr, Evidence: ev, JWKS: ks.JWKS, Signer: signer})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: loggr, Evidence: ev, JWKS: ks.JWKS, Signer: signer,
+		Registry: ks.Registry, Audit: ks.Registry.Store().RecordEvent})
 	if err != nil {
 		return joseErr(err, "", "")
 	}

@@ -108,6 +108,11 @@ type Partner struct {
 	OBVersion string `yaml:"ob_version"`
 	// Keys are JWK, JWKS or PEM files with the partner's public keys.
 	Keys []string `yaml:"keys"`
+	// JWKSURL is the partner's JWKS endpoint (https), cached with
+	// stale-while-revalidate; JWKSCA, a PEM bundle, replaces the system
+	// roots for it (a private CA).
+	JWKSURL string `yaml:"jwks_url"`
+	JWKSCA  string `yaml:"jwks_ca"`
 	// Roots is a PEM bundle of trust anchors (Swift x5c).
 	Roots string `yaml:"roots"`
 	// Algs narrows the allowed algorithms (Generic).
@@ -434,10 +439,15 @@ func (c *Config) validate(file string, root *yaml.Node, getenv func(string) stri
 			if p.Roots == "" {
 				v.fail(field("roots"), at("roots"), "swift partners need trust roots (a PEM file)")
 			}
-		} else if len(p.Keys) == 0 {
-			v.fail(field("keys"), at("keys"), "at least one key file is required")
+		} else if len(p.Keys) == 0 && p.JWKSURL == "" {
+			v.fail(field("keys"), at("keys"), "at least one key file or a jwks_url is required")
 		}
-		for _, k := range append(slices.Clone(p.Keys), p.Roots) {
+		if p.JWKSURL != "" {
+			if u, err := url.Parse(p.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
+				v.fail(field("jwks_url"), at("jwks_url"), "%q is not an https URL", p.JWKSURL)
+			}
+		}
+		for _, k := range append(slices.Clone(p.Keys), p.Roots, p.JWKSCA) {
 			if k == "" {
 				continue
 			}

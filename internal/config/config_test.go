@@ -19,7 +19,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"unknown field", "listen: 127.0.0.1:9000\nlisen: x\n", "c.yaml:2: field lisen not found"},
 		{"bad duration", "signing:\n  jwks_max_age: ten\n", `c.yaml:2: "ten" is not a duration`},
 		{"bad profile", "partners:\n  - name: acme\n    profile: inkomm\n    keys: [" + key + "]\n", `c.yaml:3: partners[0].profile: "inkomm": use one of`},
-		{"missing keys", "partners:\n  - name: acme\n    profile: generic\n", "c.yaml:2: partners[0].keys: at least one key file is required"},
+		{"missing keys", "partners:\n  - name: acme\n    profile: generic\n", "c.yaml:2: partners[0].keys: at least one key file or a jwks_url is required"},
 		{"route to unknown partner", "routes:\n  - path: /p/\n    partner: nobody\n    upstream: echo\n", `c.yaml:3: routes[0].partner: no partner named "nobody"`},
 		{"bad upstream", "partners:\n  - name: acme\n    profile: generic\n    keys: [" + key + "]\nroutes:\n  - path: /p/\n    partner: acme\n    upstream: ftp://x\n", `c.yaml:8: routes[0].upstream`},
 		{"postgres without dsn", "stores:\n  evidence:\n    backend: postgres\n", "c.yaml:3: stores.evidence.dsn: postgres needs a dsn"},

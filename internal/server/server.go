@@ -27,6 +27,7 @@ import (
 	"github.com/nonrep/nonrep/httpsig"
 	"github.com/nonrep/nonrep/internal/config"
 	"github.com/nonrep/nonrep/jose"
+	"github.com/nonrep/nonrep/keys"
 	"github.com/nonrep/nonrep/problem"
 	"github.com/nonrep/nonrep/profile"
 	"github.com/nonrep/nonrep/replay"
@@ -46,6 +47,8 @@ type Server struct {
 	jwks    http.Handler
 	closers []func() error
 	ready   []func(ctx context.Context) error
+	pk      *partnerKeys
+	reg     *keys.Registry
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -60,6 +63,10 @@ type Options struct {
 	JWKS     http.Handler
 	// Signer is our key for Swift response integrity (with its chain).
 	Signer *profile.Signer
+	// Registry, when set, supplies the revocation list that wins over the
+	// partners' JWKS caches; Audit records operator actions on the caches.
+	Registry *keys.Registry
+	Audit    func(context.Context, keys.Event) error
 	// Getenv reads secrets (default os.Getenv).
 	Getenv func(string) string
 	Clock  func() time.Time
@@ -80,14 +87,21 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if o.Evidence == nil {
 		return nil, &jose.Error{Code: jose.PolicyInvalid, Detail: "server: an evidence log is required"}
 	}
-	s := &Server{cfg: cfg, log: o.Logger, m: newMetrics(), mux: http.NewServeMux(), log_: o.Evidence, jwks: o.JWKS}
+	s := &Server{cfg: cfg, log: o.Logger, m: newMetrics(), mux: http.NewServeMux(), log_: o.Evidence, jwks: o.JWKS, reg: o.Registry}
 	s.rec = &httpevidence.Recorder{Log: o.Evidence, PolicyVersion: cfg.PolicyVersion(), ResponseSignatureHeader: "X-SWIFT-Integrity", Logger: o.Logger, Clock: o.Clock}
 	if err := s.openReplay(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.ready = append(s.ready, func(ctx context.Context) error { _, err := o.Evidence.Head(ctx); return err })
-	partners, err := buildPartners(cfg, o.Getenv)
+	pk, err := newPartnerKeys(cfg, s.redis, s.log, o.Audit)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.pk = pk
+	s.m.reg.MustRegister(pk.collector())
+	partners, err := buildPartners(cfg, pk)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -126,7 +140,10 @@ func (s *Server) openReplay(ctx context.Context) error {
 	switch s.cfg.Stores.Replay.Backend {
 	case "redis":
 		c := redis.NewClient(&redis.Options{Addr: s.cfg.Stores.Replay.Addr, ContextTimeoutEnabled: true,
-			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+			// Fail closed fast while Redis is down: go-redis's defaults (5
+			// dial attempts per try, 3 retries) hold each request ~1.7 s.
+			DialerRetries: 1, MaxRetries: 1})
 		st, err := redisstore.New(c, redisstore.Config{})
 		if err != nil {
 			c.Close()
@@ -190,7 +207,7 @@ type partnerEntry struct {
 	p   *httpsig.Partner
 }
 
-func buildPartners(cfg *config.Config, getenv func(string) string) (map[string]*partnerEntry, error) {
+func buildPartners(cfg *config.Config, pk *partnerKeys) (map[string]*partnerEntry, error) {
 	out := map[string]*partnerEntry{}
 	for _, pc := range cfg.Partners {
 		prof, _ := profile.ByName(pc.Profile)
@@ -199,16 +216,16 @@ func buildPartners(cfg *config.Config, getenv func(string) string) (map[string]*
 			prof = ob
 		}
 		t := profile.Trust{Skew: pc.Skew.D(), MaxLifetime: pc.MaxLifetime.D(), Lenient: pc.Lenient}
-		if len(pc.Keys) > 0 {
-			keys, err := readKeys(pc.Keys)
+		if len(pc.Keys) > 0 || pc.JWKSURL != "" {
+			inline, err := readKeys(pc.Keys)
 			if err != nil {
 				return nil, fmt.Errorf("partner %s: %w", pc.Name, err)
 			}
-			set, err := jose.NewKeySet(keys...)
+			r, err := pk.resolver(pc, inline)
 			if err != nil {
 				return nil, fmt.Errorf("partner %s: %w", pc.Name, err)
 			}
-			t.Keys = set
+			t.Keys = r
 		}
 		if pc.Roots != "" {
 			data, err := os.ReadFile(pc.Roots)
@@ -374,6 +391,7 @@ func (s *Server) Serve(ctx context.Context, started func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	s.pk.run(ctx, s.reg, s.log)
 	hs := &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 5 * time.Second,
