@@ -128,7 +128,11 @@ type cacheCollector struct {
 	age, keys, fail *prometheus.Desc
 }
 
-func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.keys; ch <- c.fail }
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.age
+	ch <- c.keys
+	ch <- c.fail
+}
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cache := range c.pk.all() {
