@@ -6,7 +6,7 @@
 // openbanking.org.uk crit parameters, b64:false up to 3.1.3) and Generic
 // (the guide's flattened JWS body, or a detached JWS in a header). The
 // rules, and the decisions taken where the schemes' documents are silent,
-// are in SCHEMES.md.
+// are in docs/schemes.md.
 //
 // A Profile signs a Message (Sign) and makes a per-partner Verifier
 // (NewVerifier with a Trust). Verification is split in two so that an

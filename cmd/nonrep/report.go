@@ -12,7 +12,7 @@ import (
 )
 
 // The JSON documents printed by "verify --json" and "inspect". Their
-// member names are API; see docs/cli.md.
+// member names are API; see README.md (CLI reference).
 
 // verifyReport is printed by "verify --json".
 type verifyReport struct {

@@ -88,7 +88,7 @@ func verifyRequest(ctx context.Context, in *verifyInput) (*profile.Result, error
 }
 
 // identity is what request verify and diagnose print for a verified
-// request. Member names are API (docs/cli.md).
+// request. Member names are API (README.md (CLI reference)).
 type identity struct {
 	Verified    bool            `json:"verified"` // always true
 	Profile     string          `json:"profile"`

@@ -427,7 +427,7 @@ func (s *state) other() {
 	}
 	fix, ok := ruleFixes[s.code]
 	if !ok {
-		fix = "compare the request with the scheme's requirements (docs/cli.md, ../shared/SCHEMES.md) and with the partner's configuration"
+		fix = "compare the request with the scheme's requirements (README.md, CLI reference: HTTP request schemes) and with the partner's configuration"
 	}
 	s.set(SchemeRule,
 		fmt.Sprintf("The request breaks a rule of the %s scheme: %s.", s.prof.Name(), strings.TrimSuffix(detail(s.err), ".")),
