@@ -125,7 +125,7 @@ func (e *egress) fail(w http.ResponseWriter, partner string, err error) {
 		code, status = UpstreamUnavailable, http.StatusBadGateway
 	}
 	e.m.egress.WithLabelValues(partner, string(code)).Inc()
-	e.log.Warn("egress failed", "partner", partner, "code", code)
+	e.log.Warn("egress failed", "partner", partner, "code", string(code))
 	p := problem.From(&jose.Error{Code: code, Detail: detailOf(err)})
 	if status != 0 {
 		p.Status, p.Title = status, http.StatusText(status)

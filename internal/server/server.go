@@ -89,6 +89,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: o.Logger, m: newMetrics(), mux: http.NewServeMux(), log_: o.Evidence, jwks: o.JWKS, reg: o.Registry}
 	s.rec = &httpevidence.Recorder{Log: o.Evidence, PolicyVersion: cfg.PolicyVersion(), ResponseSignatureHeader: "X-SWIFT-Integrity", Logger: o.Logger, Clock: o.Clock}
+	// Records say when a partner's reading was lenient, or their bundles
+	// would not re-verify.
+	lenient := map[string]bool{}
+	for _, p := range cfg.Partners {
+		lenient[p.Name] = p.Lenient
+	}
+	s.rec.Lenient = func(partner string) bool { return lenient[partner] }
 	if err := s.openReplay(ctx); err != nil {
 		s.Close()
 		return nil, err
