@@ -100,6 +100,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	if cfg.Stores.Replay.Backend == "memory" {
+		n, err := s.warmReplay(ctx, o.Clock())
+		if err != nil {
+			// The store is full or the log unreadable: requests will fail
+			// closed on their own; say why at start-up.
+			s.log.Warn("replay store not fully re-armed from evidence", "ids", n, "err", err)
+		} else if n > 0 {
+			s.log.Info("replay store re-armed from evidence", "ids", n)
+		}
+	}
 	s.ready = append(s.ready, func(ctx context.Context) error { _, err := o.Evidence.Head(ctx); return err })
 	pk, err := newPartnerKeys(cfg, s.redis, s.log, o.Audit)
 	if err != nil {
