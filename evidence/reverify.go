@@ -45,6 +45,9 @@ func Reverify(ctx context.Context, r *Record) (*Reverified, error) {
 	if r.kind() != KindRequest {
 		return out, errorf(jose.PolicyInvalid, "only request records carry a signature to re-verify")
 	}
+	if r.Profile == TxsignProfile {
+		return reverifyTxsign(ctx, r, out)
+	}
 	msg := &profile.Message{
 		Method: r.Method, Host: r.Host, Path: r.Path, RawQuery: r.Query,
 		Header: http.Header{}, Body: r.Body,

@@ -42,6 +42,24 @@ type Config struct {
 	Partners []Partner `yaml:"partners"`
 	Routes   []Route   `yaml:"routes"`
 	Egress   []Egress  `yaml:"egress"`
+	// TxSign mounts the transaction-signing API at /txsign/.
+	TxSign TxSign `yaml:"txsign"`
+}
+
+// TxSign configures the transaction-signing service.
+type TxSign struct {
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the iss of tokens (default http://LISTEN/txsign).
+	Issuer string `yaml:"issuer"`
+	// Audiences are the payment APIs tokens may be issued for; the first
+	// is the default. Required when enabled.
+	Audiences []string `yaml:"audiences"`
+	// Clients maps relying apps' client_id to their bearer token, Users
+	// user ids to theirs ("env:NAME" reads the environment). A real
+	// deployment puts an OAuth validator here; these are for
+	// service-to-service secrets and demos.
+	Clients map[string]string `yaml:"clients"`
+	Users   map[string]string `yaml:"users"`
 }
 
 // TLS configures the listener.
@@ -494,6 +512,21 @@ func (c *Config) validate(file string, root *yaml.Node, getenv func(string) stri
 		}
 		if r.SignResponse && c.Signing.Cert == "" {
 			v.fail(field("sign_response"), at("sign_response"), "needs signing.cert (the chain for x5c)")
+		}
+	}
+	if t := c.TxSign; t.Enabled {
+		if len(t.Audiences) == 0 {
+			v.fail("txsign.audiences", []any{"txsign", "enabled"}, "at least one audience (a payment API) is required")
+		}
+		if len(t.Clients) == 0 {
+			v.fail("txsign.clients", []any{"txsign", "enabled"}, "at least one client (client_id: token) is required")
+		}
+		for _, m := range []map[string]string{t.Clients, t.Users} {
+			for id, tok := range m {
+				if _, err := Secret(tok, getenv); err != nil {
+					v.fail("txsign."+id, []any{"txsign"}, "%v", err)
+				}
+			}
 		}
 	}
 	names := map[string]bool{}

@@ -35,6 +35,9 @@ func (k *Keys) Close() error { return k.store.Close() }
 // makes sure we have an active signing key: on first start one is
 // generated (ES256, a 0600 file in DataDir/keys) and bootstrapped.
 func OpenKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Keys, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	var (
 		st  keys.Store
 		err error

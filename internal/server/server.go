@@ -129,6 +129,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.TxSign.Enabled {
+		if err := s.mountTxsign(ctx, cfg, o); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	if len(cfg.Egress) > 0 {
 		eg, err := buildEgress(cfg, s)
 		if err != nil {
