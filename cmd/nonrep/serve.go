@@ -28,7 +28,9 @@ under that partner's scheme, checked for replay, recorded as evidence
 (durably) and only then forwarded upstream; apps' requests to
 /egress/PARTNER/... are signed for the partner, recorded and sent. It also
 serves /.well-known/jwks.json (our public keys), /metrics, /healthz,
-/readyz and /openapi.yaml.
+/readyz and /openapi.yaml. With "txsign: {enabled: true, …}" in the file,
+the transaction-signing API (devices, signing requests, decisions,
+transaction tokens; txsign/openapi.yaml) is mounted at /txsign/.
 
 Without --config it starts the embedded default on 127.0.0.1:8080: the data
 directory (./nonrep-data) is created, a signing key generated and
