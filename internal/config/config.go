@@ -157,13 +157,20 @@ type Route struct {
 	// Path is a net/http ServeMux pattern, e.g. "/partners/acme/".
 	Path string `yaml:"path"`
 	// Partner resolution: "fixed" (default; Partner names it), "api_key"
-	// (header APIKeyHeader, default X-API-Key) or "mtls".
+	// (header APIKeyHeader, default X-API-Key) or "mtls". "txn_token"
+	// guards a payment API with transaction tokens instead: each request
+	// carries a token issued by our txsign service (Authorization:
+	// Bearer), whose aud must be Audience, and a body whose
+	// "authorization_details" are exactly the ones the customer approved;
+	// the token is consumed once.
 	Resolve      string `yaml:"resolve"`
 	Partner      string `yaml:"partner"`
 	APIKeyHeader string `yaml:"api_key_header"`
 	// Upstream is the URL requests are forwarded to, or "echo" for the
 	// built-in echo service.
 	Upstream string `yaml:"upstream"`
+	// Audience is this API's aud for txn_token routes.
+	Audience string `yaml:"audience"`
 	// StripPrefix removes Path's literal prefix before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`
 	// SignResponse adds X-SWIFT-Integrity to responses (needs
@@ -498,12 +505,19 @@ func (c *Config) validate(file string, root *yaml.Node, getenv func(string) stri
 			if partners[r.Partner] == nil {
 				v.fail(field("partner"), at("partner"), "no partner named %q", r.Partner)
 			}
+		case "txn_token":
+			if !c.TxSign.Enabled {
+				v.fail(field("resolve"), at("resolve"), "txn_token needs txsign.enabled")
+			}
+			if r.Audience == "" {
+				v.fail(field("audience"), at("resolve"), "txn_token needs the audience tokens are issued for")
+			}
 		case "api_key", "mtls":
 			if r.Resolve == "mtls" && (c.TLS == nil || c.TLS.ClientCA == "") {
 				v.fail(field("resolve"), at("resolve"), "mtls needs tls.client_ca")
 			}
 		default:
-			v.fail(field("resolve"), at("resolve"), "%q: use fixed, api_key or mtls", r.Resolve)
+			v.fail(field("resolve"), at("resolve"), "%q: use fixed, api_key, mtls or txn_token", r.Resolve)
 		}
 		if r.Upstream != "echo" {
 			if u, err := url.Parse(r.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -557,6 +571,14 @@ func (c *Config) validate(file string, root *yaml.Node, getenv func(string) stri
 		}
 	}
 	return v.errs
+}
+
+// TxSignIssuer is the iss of our transaction tokens.
+func (c *Config) TxSignIssuer() string {
+	if c.TxSign.Issuer != "" {
+		return c.TxSign.Issuer
+	}
+	return "http://" + c.Listen + "/txsign"
 }
 
 // PolicyVersion names this configuration in evidence records: a digest of

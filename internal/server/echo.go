@@ -22,7 +22,7 @@ func echoHandler(id config.Identity) http.Handler {
 		}
 		sum := sha256.Sum256(body)
 		headers := map[string]string{}
-		for _, name := range []string{id.Partner, id.Kid, id.Subject, id.Thumbprint, id.Evidence, "Content-Type"} {
+		for _, name := range []string{id.Partner, id.Kid, id.Subject, id.Thumbprint, id.Evidence, txsignDetailsHeader, "Content-Type"} {
 			if v := r.Header.Get(name); v != "" {
 				headers[name] = v
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/problem"
 	"github.com/nonrep/nonrep/profile"
+	"github.com/nonrep/nonrep/txsign"
 )
 
 // Codes of the gateway.
@@ -77,13 +78,22 @@ func newGateway(r config.Route, id config.Identity, timeout time.Duration, m *me
 // gateway may set them.
 func (g *gateway) identityHeaders() []string {
 	id := g.identity
-	return []string{id.Partner, id.Kid, id.Subject, id.Thumbprint, id.Evidence}
+	return []string{id.Partner, id.Kid, id.Subject, id.Thumbprint, id.Evidence, txsignDetailsHeader}
 }
 
 // setIdentity writes the verified identity on the outgoing header.
 func (g *gateway) setIdentity(h http.Header, ctx context.Context) {
 	for _, name := range g.identityHeaders() {
 		h.Del(name)
+	}
+	if t, ok := txsign.TokenFromContext(ctx); ok {
+		// A txn_token route: the customer's approval, not a partner's
+		// signature, is what lets the request through.
+		h.Set(g.identity.Partner, "txsign:"+t.ClientID)
+		h.Set(g.identity.Subject, t.Subject)
+		h.Set(g.identity.Evidence, t.EvidenceRef)
+		h.Set(txsignDetailsHeader, string(t.AuthorizationDetails))
+		return
 	}
 	o, _ := httpsig.OutcomeFromContext(ctx)
 	if o != nil && o.Ref != "" {

@@ -273,6 +273,18 @@ func buildPartners(cfg *config.Config, pk *partnerKeys) (map[string]*partnerEntr
 }
 
 func (s *Server) addRoute(rc config.Route, partners map[string]*partnerEntry, o Options) error {
+	if rc.Resolve == "txn_token" {
+		g, err := newGateway(rc, s.cfg.Identity, s.cfg.Limits.UpstreamTimeout.D(), s.m, s.log, o.Signer)
+		if err != nil {
+			return err
+		}
+		h, err := s.tokenRoute(rc, o, g)
+		if err != nil {
+			return err
+		}
+		s.mux.Handle(rc.Path, h)
+		return nil
+	}
 	var ids httpsig.Identifier
 	switch rc.Resolve {
 	case "api_key":

@@ -25,7 +25,8 @@ import (
 // offline from its bundle.
 func TestTxsignMounted(t *testing.T) {
 	dir := t.TempDir()
-	yaml := "data_dir: " + dir + "\ntxsign:\n  enabled: true\n  audiences: [https://payments.bank.example]\n  clients:\n    shop: shop-secret\n  users:\n    alice: alice-secret\n"
+	yaml := "data_dir: " + dir + "\ntxsign:\n  enabled: true\n  audiences: [https://payments.bank.example]\n  clients:\n    shop: shop-secret\n  users:\n    alice: alice-secret\n" +
+		"routes:\n  - path: /payments/\n    resolve: txn_token\n    audience: https://payments.bank.example\n    upstream: echo\n"
 	cfg, err := config.Parse("t.yaml", []byte(yaml), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,32 @@ func TestTxsignMounted(t *testing.T) {
 		t.Fatalf("token: %d %s", st, out["_raw"])
 	}
 
+	// The payment API behind a txn_token route executes exactly the
+	// approved details, once.
+	token := out["access_token"].(string)
+	pay := func(body string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/payments/", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Nonrep-Authorization-Details", `[{"amount":"9999.00"}]`) // spoofed: stripped
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tampered := strings.Replace(details, "1240.00", "9240.00", 1)
+	if st, b := pay(`{"authorization_details":` + tampered + `}`); st != http.StatusForbidden || !strings.Contains(b, "tx_hash_mismatch") {
+		t.Fatalf("tampered amount: %d %s", st, b)
+	}
+	if st, b := pay(`{"authorization_details":` + details + `}`); st != http.StatusOK || !strings.Contains(b, `1240.00`) || strings.Contains(b, "9999.00") || !strings.Contains(b, `"X-Nonrep-Subject": "alice"`) {
+		t.Fatalf("payment: %d %s", st, b)
+	}
+	if st, b := pay(`{"authorization_details":` + details + `}`); st != http.StatusConflict || !strings.Contains(b, "token_used") {
+		t.Fatalf("second use: %d %s", st, b)
+	}
+
 	// Every step is in the log; the decision's bundle verifies offline.
 	sums, err := ev.Search(ctx, evidence.Query{After: -1, Limit: 100})
 	if err != nil {
@@ -117,7 +144,7 @@ func TestTxsignMounted(t *testing.T) {
 			kinds[sm.Method] = sm.Index
 		}
 	}
-	for _, k := range []txsign.EventKind{txsign.EventEnrolment, txsign.EventRequest, txsign.EventDecision, txsign.EventTokenIssue} {
+	for _, k := range []txsign.EventKind{txsign.EventEnrolment, txsign.EventRequest, txsign.EventDecision, txsign.EventTokenIssue, txsign.EventTokenUse} {
 		if _, ok := kinds[string(k)]; !ok {
 			t.Fatalf("no %s record: %v", k, kinds)
 		}
