@@ -10,15 +10,9 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-	"net/url"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
+	"github.com/nonrep/nonrep/internal/sqldb"
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/keys"
 	"github.com/nonrep/nonrep/keys/internal/sqlkeys"
@@ -50,40 +44,18 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	if cfg.BusyTimeout <= 0 {
 		cfg.BusyTimeout = 10 * time.Second
 	}
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	memory := cfg.Path == ":memory:"
-	if !memory {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
-	}
-	dsn := "file:" + cfg.Path + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqldb.OpenSQLite(cfg.Path, cfg.BusyTimeout, true)
 	if err != nil {
 		return Store{}, keys.Unavailable(err, "sqlite: open failed")
-	}
-	if memory {
-		// Each connection would otherwise be a database of its own.
-		db.SetMaxOpenConns(1)
 	}
 	s, err := sqlkeys.New(ctx, db, sqlkeys.Dialect{
 		Name:     "sqlite",
 		Schema:   sqlkeys.Schema("INTEGER PRIMARY KEY AUTOINCREMENT"),
-		IsUnique: isUnique,
+		IsUnique: sqldb.SQLiteUnique,
 	})
 	if err != nil {
 		db.Close()
 		return Store{}, err
 	}
 	return Store{s}, nil
-}
-
-func isUnique(err error) bool {
-	var e *sqlite.Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }

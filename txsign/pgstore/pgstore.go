@@ -10,14 +10,12 @@ package pgstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
+	"github.com/nonrep/nonrep/internal/sqldb"
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/txsign"
 	"github.com/nonrep/nonrep/txsign/internal/sqltx"
@@ -54,33 +52,21 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
-	db, err := sql.Open("pgx", cfg.DSN)
-	if err != nil {
-		return Store{}, txsign.Unavailable(err, "postgres: open failed")
-	}
-	db.SetMaxOpenConns(cfg.MaxConns)
-	db.SetMaxIdleConns(cfg.MaxConns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
-		db.Close()
+	db, err := sqldb.OpenPostgres(pctx, cfg.DSN, cfg.MaxConns)
+	if err != nil {
 		return Store{}, txsign.Unavailable(err, "postgres: cannot connect")
 	}
 	s, err := sqltx.New(pctx, db, sqltx.Dialect{
 		Name:     "postgres",
 		Lock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockID),
 		Dollar:   true,
-		IsUnique: isUnique,
+		IsUnique: sqldb.PostgresUnique,
 	})
 	if err != nil {
 		db.Close()
 		return Store{}, err
 	}
 	return Store{s}, nil
-}
-
-func isUnique(err error) bool {
-	var e *pgconn.PgError
-	return errors.As(err, &e) && e.Code == "23505"
 }

@@ -9,15 +9,9 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-	"net/url"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
+	"github.com/nonrep/nonrep/internal/sqldb"
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/txsign"
 	"github.com/nonrep/nonrep/txsign/internal/sqltx"
@@ -47,34 +41,14 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	if cfg.BusyTimeout <= 0 {
 		cfg.BusyTimeout = 10 * time.Second
 	}
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
-	q.Set("_txlock", "immediate")
-	memory := cfg.Path == ":memory:"
-	if !memory {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
-	}
-	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
+	db, err := sqldb.OpenSQLite(cfg.Path, cfg.BusyTimeout, false)
 	if err != nil {
 		return Store{}, txsign.Unavailable(err, "sqlite: open failed")
 	}
-	if memory {
-		// Each connection would otherwise be a database of its own.
-		db.SetMaxOpenConns(1)
-	}
-	s, err := sqltx.New(ctx, db, sqltx.Dialect{Name: "sqlite", IsUnique: isUnique})
+	s, err := sqltx.New(ctx, db, sqltx.Dialect{Name: "sqlite", IsUnique: sqldb.SQLiteUnique})
 	if err != nil {
 		db.Close()
 		return Store{}, err
 	}
 	return Store{s}, nil
-}
-
-func isUnique(err error) bool {
-	var e *sqlite.Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }

@@ -10,10 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nonrep/nonrep/internal/sqldb"
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/keys"
 )
@@ -84,18 +84,7 @@ func (s *Store) q(query string) string {
 	if !s.d.Dollar {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(query[i])
-	}
-	return b.String()
+	return sqldb.Dollar(query)
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {

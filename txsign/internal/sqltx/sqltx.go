@@ -15,11 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nonrep/nonrep/internal/sqldb"
 	"github.com/nonrep/nonrep/jose"
 	"github.com/nonrep/nonrep/txsign"
 )
@@ -236,18 +236,7 @@ func (s *Store) q(query string) string {
 	if !s.d.Dollar {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(query[i])
-	}
-	return b.String()
+	return sqldb.Dollar(query)
 }
 
 // tx runs f in a transaction; a non-nil error rolls back.
