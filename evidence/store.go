@@ -123,6 +123,43 @@ func (q Query) Normalize() Query {
 	return q
 }
 
+// SQL returns the WHERE clause (conditions joined by AND, over the search
+// columns idx, partner, kid, verdict, replay_id, path and received in
+// nanoseconds) and its arguments for the normalized q, followed by the
+// LIMIT argument. ph(n) is the placeholder of the n-th argument ("?" or
+// "$n"). The SQL backends share it so that they select alike.
+func (q Query) SQL(ph func(n int) string) (where string, args []any) {
+	q = q.Normalize()
+	var conds []string
+	add := func(col string, v any) {
+		args = append(args, v)
+		conds = append(conds, col+ph(len(args)))
+	}
+	add("idx > ", q.After)
+	if q.Partner != "" {
+		add("partner = ", q.Partner)
+	}
+	if q.Kid != "" {
+		add("kid = ", q.Kid)
+	}
+	if q.Verdict != "" {
+		add("verdict = ", string(q.Verdict))
+	}
+	if q.ReplayID != "" {
+		add("replay_id = ", q.ReplayID)
+	}
+	if q.Path != "" {
+		add("path = ", q.Path)
+	}
+	if !q.From.IsZero() {
+		add("received >= ", q.From.UnixNano())
+	}
+	if !q.To.IsZero() {
+		add("received < ", q.To.UnixNano())
+	}
+	return strings.Join(conds, " AND "), append(args, q.Limit)
+}
+
 // Store keeps a log: leaves (entry, body, search columns), the tree's
 // stored hashes, the tree head, signed checkpoints and the log's identity.
 // Backends live in sub-packages (sqlitestore, pgstore) and pass the

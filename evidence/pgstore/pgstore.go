@@ -25,7 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -422,37 +422,8 @@ func (s *Store) Leaves(ctx context.Context, start int64, fn func(*evidence.Leaf)
 
 // Search implements evidence.Store.
 func (s *Store) Search(ctx context.Context, q evidence.Query) ([]evidence.Summary, error) {
-	q = q.Normalize()
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	add("idx > $%d", q.After)
-	if q.Partner != "" {
-		add("partner = $%d", q.Partner)
-	}
-	if q.Kid != "" {
-		add("kid = $%d", q.Kid)
-	}
-	if q.Verdict != "" {
-		add("verdict = $%d", string(q.Verdict))
-	}
-	if q.ReplayID != "" {
-		add("replay_id = $%d", q.ReplayID)
-	}
-	if q.Path != "" {
-		add("path = $%d", q.Path)
-	}
-	if !q.From.IsZero() {
-		add("received >= $%d", q.From.UnixNano())
-	}
-	if !q.To.IsZero() {
-		add("received < $%d", q.To.UnixNano())
-	}
-	args = append(args, q.Limit)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT `+leafColumns+` FROM evidence_records WHERE %s ORDER BY idx LIMIT $%d`, strings.Join(where, " AND "), len(args)), args...)
+	where, args := q.SQL(func(n int) string { return "$" + strconv.Itoa(n) })
+	rows, err := s.pool.Query(ctx, `SELECT `+leafColumns+` FROM evidence_records WHERE `+where+` ORDER BY idx LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, wrap(err, "searching records")
 	}

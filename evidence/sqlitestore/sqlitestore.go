@@ -501,34 +501,8 @@ func (s *Store) Leaves(ctx context.Context, start int64, fn func(*evidence.Leaf)
 
 // Search implements evidence.Store.
 func (s *Store) Search(ctx context.Context, q evidence.Query) ([]evidence.Summary, error) {
-	q = q.Normalize()
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	add("idx > ?", q.After)
-	if q.Partner != "" {
-		add("partner = ?", q.Partner)
-	}
-	if q.Kid != "" {
-		add("kid = ?", q.Kid)
-	}
-	if q.Verdict != "" {
-		add("verdict = ?", string(q.Verdict))
-	}
-	if q.ReplayID != "" {
-		add("replay_id = ?", q.ReplayID)
-	}
-	if q.Path != "" {
-		add("path = ?", q.Path)
-	}
-	if !q.From.IsZero() {
-		add("received >= ?", q.From.UnixNano())
-	}
-	if !q.To.IsZero() {
-		add("received < ?", q.To.UnixNano())
-	}
-	args = append(args, q.Limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+leafColumns+` FROM evidence_records WHERE `+strings.Join(where, " AND ")+` ORDER BY idx LIMIT ?`, args...)
+	where, args := q.SQL(func(int) string { return "?" })
+	rows, err := s.r.QueryContext(ctx, `SELECT `+leafColumns+` FROM evidence_records WHERE `+where+` ORDER BY idx LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.err(err, "searching records")
 	}
