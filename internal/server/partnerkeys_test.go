@@ -69,3 +69,21 @@ func TestPartnerJWKSURL(t *testing.T) {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
+
+// TestPartnerKeyFileRefusesPrivate: a partner's key file holding a private
+// key is refused at start-up, not reduced to its public part.
+func TestPartnerKeyFileRefusesPrivate(t *testing.T) {
+	k, _ := jose.NewJWK(testkeys.Key("p256"), "acme-1", jose.ES256)
+	priv, _ := k.MarshalJSON()
+	pub, _ := k.Public().MarshalJSON()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "priv.jwk"), priv, 0o600)
+	os.WriteFile(filepath.Join(dir, "pub.jwk"), pub, 0o644)
+	if _, err := readKeys([]string{filepath.Join(dir, "priv.jwk")}); jose.CodeOf(err) != jose.KeyRejected {
+		t.Fatalf("private key file: %v", err)
+	}
+	ks, err := readKeys([]string{filepath.Join(dir, "pub.jwk")})
+	if err != nil || len(ks) != 1 || ks[0].Thumbprint() != k.Thumbprint() {
+		t.Fatalf("public key file: %v %v", ks, err)
+	}
+}

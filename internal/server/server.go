@@ -187,7 +187,8 @@ func (s *Server) openReplay(ctx context.Context) error {
 	return nil
 }
 
-// readKeys reads JWK, JWKS or PEM files into public keys.
+// readKeys reads a partner's JWK, JWKS or PEM (public key, certificate)
+// files.
 func readKeys(files []string) ([]*jose.JWK, error) {
 	var out []*jose.JWK
 	for _, f := range files {
@@ -195,32 +196,13 @@ func readKeys(files []string) ([]*jose.JWK, error) {
 		if err != nil {
 			return nil, err
 		}
-		trimmed := bytes.TrimSpace(data)
-		switch {
-		case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
-			ks, err := jose.ParsePEM(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			out = append(out, ks...)
-		case bytes.Contains(trimmed, []byte(`"keys"`)):
-			set, err := jose.ParseJWKS(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			out = append(out, set.Keys()...)
-		default:
-			k, err := jose.ParseJWK(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			out = append(out, k)
+		// A partner's public keys only: a private key in a partner's key
+		// file is refused, never quietly reduced to its public part.
+		ks, err := keys.ParsePartnerKeys(data, "")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-	}
-	for i, k := range out {
-		if k.IsPrivate() {
-			out[i] = k.Public()
-		}
+		out = append(out, ks...)
 	}
 	return out, nil
 }
